@@ -1,0 +1,105 @@
+/**
+ * One base error with a stable code, subclasses carrying their domain data (the jose model).
+ * Messages are written for a person: they are what a tool result shows. They never contain a token.
+ */
+export type DrioMcpErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_INPUT'
+  | 'ERR_API'
+  | 'ERR_API_GONE'
+  | 'ERR_NETWORK'
+  | 'ERR_TIMEOUT'
+  | 'ERR_INVALID_RESPONSE'
+  | 'ERR_AUTH_DISCOVERY'
+  | 'ERR_AUTH_REGISTRATION'
+  | 'ERR_AUTH_OAUTH'
+  | 'ERR_AUTH_DENIED'
+  | 'ERR_AUTH_LOGIN_PENDING'
+  | 'ERR_AUTH_LOGIN_TIMEOUT'
+  | 'ERR_AUTH_LOGIN_ABORTED'
+  | 'ERR_AUTH_CALLBACK_PORT'
+  | 'ERR_AUTH_STORE';
+
+/** Base class: `code` is from a closed union so callers branch on it, never on message text. */
+export class DrioMcpError extends Error {
+  readonly code: DrioMcpErrorCode;
+  constructor(code: DrioMcpErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Configuration (env vars, flags) is invalid. */
+export class ConfigError extends DrioMcpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
+  }
+}
+
+/** Tool arguments are invalid; `issues` names each field. */
+export class InputError extends DrioMcpError {
+  readonly issues: ReadonlyArray<{ path: string; message: string }>;
+  constructor(issues: ReadonlyArray<{ path: string; message: string }>) {
+    const list = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+    super('ERR_INPUT', `Invalid arguments: ${list}`);
+    this.issues = issues;
+  }
+}
+
+/** drio answered with its error envelope (or a non-2xx without one). */
+export class ApiError extends DrioMcpError {
+  readonly status: number;
+  readonly apiCode: string;
+  readonly requestId: string | undefined;
+  // Non-enumerable: details may be large; logs and JSON dumps of the error stay short.
+  declare readonly details: unknown;
+  constructor(init: { status: number; apiCode: string; message: string; requestId?: string; details?: unknown }) {
+    const gone = init.status === 410 || init.apiCode === 'gone';
+    const text = gone
+      ? `drio has retired this API version (${init.message}). Update drio-mcp to a version that speaks drio's current API.`
+      : `drio error ${init.status} ${init.apiCode}: ${init.message}`;
+    super(gone ? 'ERR_API_GONE' : 'ERR_API', init.requestId ? `${text} (request id ${init.requestId})` : text);
+    this.status = init.status;
+    this.apiCode = init.apiCode;
+    this.requestId = init.requestId;
+    Object.defineProperty(this, 'details', { value: init.details, enumerable: false });
+  }
+}
+
+/** drio (or its sign-in server) could not be reached. */
+export class NetworkError extends DrioMcpError {
+  constructor(url: string, reason: string, options?: { cause?: unknown; timeout?: boolean }) {
+    super(options?.timeout ? 'ERR_TIMEOUT' : 'ERR_NETWORK', `Could not reach ${url} (${reason}).`, options);
+  }
+}
+
+/** A response did not have the shape drio documents. */
+export class InvalidResponseError extends DrioMcpError {
+  constructor(what: string, options?: { cause?: unknown; requestId?: string }) {
+    super('ERR_INVALID_RESPONSE', `drio sent an unexpected response for ${what}.`, options);
+  }
+}
+
+/** Anything that went wrong signing in. `code` says which step. */
+export class AuthError extends DrioMcpError {
+  constructor(
+    code: Extract<DrioMcpErrorCode, `ERR_AUTH_${string}`>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A login is under way but has not completed within the caller's wait: the user must open `url`.
+ * The flow keeps waiting in the background, so the next call can succeed.
+ */
+export class LoginPendingError extends AuthError {
+  readonly url: string;
+  constructor(url: string) {
+    super('ERR_AUTH_LOGIN_PENDING', `Open this URL to sign in to drio, then ask again: ${url}`);
+    this.url = url;
+  }
+}
