@@ -338,6 +338,26 @@ describe('drio sandbox', () => {
     expect((await client.refreshTokenGrant(config, t2.refresh_token!)).access_token).toBeTruthy();
   });
 
+  it("accepts the seed's authorize request without scope, and requires PKCE", async () => {
+    const redirectUri = 'http://127.0.0.1:45998/callback';
+    const config = await registerClient(redirectUri);
+    const verifier = client.randomPKCECodeVerifier();
+    const bare = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'seed',
+    });
+    const login = await sb.completeLogin(bare.href);
+    const tokens = await client.authorizationCodeGrant(config, new URL(login.callbackUrl), { pkceCodeVerifier: verifier, expectedState: 'seed' });
+    expect(tokens.refresh_token).toBeTruthy();
+    expect((await api('/api/v1/me', tokens.access_token)).status).toBe(200);
+
+    const noPkce = client.buildAuthorizationUrl(config, { redirect_uri: redirectUri, state: 'x' });
+    const refused = new URL((await sb.completeLogin(noPkce.href)).callbackUrl);
+    expect(refused.searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('reports a denied login to the callback as access_denied', async () => {
     sb.resetCounters();
     const config = await registerClient('http://127.0.0.1/callback');

@@ -128,6 +128,11 @@ export async function startAuthServer(opts: {
         return;
       }
       if (await handleInteraction(provider, opts.apiUrl(), req, res, path)) return;
+      if (path === AS_ROUTES.authorization && method === 'GET' && !url.searchParams.get('scope')) {
+        // oidc-provider denies a request that asks for no scope at all; AuthKit grants its defaults.
+        url.searchParams.set('scope', SCOPES.join(' '));
+        req.url = `${url.pathname}${url.search}`;
+      }
       providerCallback(req, res);
     } catch (err) {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
