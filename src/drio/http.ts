@@ -1,0 +1,308 @@
+/**
+ * The HTTP layer under every drio API version: bearer tokens with one refresh-and-retry on 401,
+ * bounded retries for safe requests, timeouts, and the drio error envelope turned into ApiError.
+ * It knows no routes and no shapes; those live in the per-version modules (v1.ts).
+ */
+import { ApiError, InvalidResponseError, NetworkError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { TokenSource } from '../auth/types.js';
+
+/** One request as a version module describes it. */
+export interface DrioRequest {
+  method: 'GET' | 'POST';
+  /** Path below the base URL, already validated and encoded, e.g. `/api/v1/apps/app_1`. */
+  path: string;
+  /** `public` requests never ask the TokenSource for anything. */
+  auth: 'public' | 'bearer';
+  /** JSON body for POST. */
+  body?: unknown;
+  /** What this is, for messages: "the app list", "app app_1". */
+  what: string;
+}
+
+export interface RequestOptions {
+  /** Cancels the request (e.g. the MCP client cancelled the tool call). */
+  signal?: AbortSignal;
+}
+
+export interface HttpOptions {
+  /** drio base URL without trailing slash. */
+  apiUrl: string;
+  tokens: TokenSource;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  userAgent: string;
+  logger: Logger;
+  /** Retry policy for safe requests; defaults suit interactive use. */
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface RetryPolicy {
+  /** Attempts in total, including the first. */
+  maxAttempts: number;
+  /** Total time spent waiting between attempts; a longer Retry-After fails at once. */
+  maxTotalWaitMs: number;
+  /** First backoff when drio gives no Retry-After; doubles each time. */
+  baseDelayMs: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, maxTotalWaitMs: 10_000, baseDelayMs: 300 };
+const RETRYABLE_STATUSES = new Set([429, 503]);
+
+/** Sends a request and returns the parsed JSON body of a 2xx answer. */
+export type DrioHttp = (request: DrioRequest, options?: RequestOptions) => Promise<unknown>;
+
+/** Creates the HTTP function the version modules call. */
+export function createDrioHttp(options: HttpOptions): DrioHttp {
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const base = options.apiUrl.replace(/\/+$/, '');
+  const where = `drio at ${base}`;
+
+  return async function request(req, reqOptions) {
+    const url = base + req.path;
+    // Only GET is safe to repeat: a command or a create may have run even if the answer was lost.
+    const safe = req.method === 'GET';
+    let token: string | undefined;
+    let refreshedAfter401 = false;
+    let waitedMs = 0;
+
+    for (let attempt = 1; ; attempt++) {
+      if (req.auth === 'bearer' && token === undefined) {
+        token = await options.tokens.getAccessToken({ signal: reqOptions?.signal });
+      }
+      let response: Response;
+      try {
+        response = await send(url, req, token, options, reqOptions?.signal);
+      } catch (error) {
+        if (reqOptions?.signal?.aborted) throw error;
+        const networkError = toNetworkError(error, where, options.timeoutMs);
+        if (!networkError) throw error; // cancelled by the caller
+        const delay = backoff(policy, attempt);
+        if (safe && networkError.code === 'ERR_NETWORK' && attempt < policy.maxAttempts && waitedMs + delay <= policy.maxTotalWaitMs) {
+          options.logger.debug(`drio request failed, retrying`, { what: req.what, reason: networkError.message });
+          waitedMs += delay;
+          await sleep(delay, reqOptions?.signal);
+          continue;
+        }
+        throw networkError;
+      }
+
+      if (response.ok) return readJson(response, req.what, options.timeoutMs, where);
+
+      if (response.status === 401 && req.auth === 'bearer' && !refreshedAfter401 && token !== undefined) {
+        // The token may have expired or been revoked: ask the session for a fresh one, once.
+        await discard(response);
+        refreshedAfter401 = true;
+        options.logger.debug('drio answered 401, refreshing the token once', { what: req.what });
+        token = await options.tokens.getAccessToken({ rejectedToken: token, signal: reqOptions?.signal });
+        attempt--; // a refresh is not a retry of a failing server
+        continue;
+      }
+
+      const error = await readApiError(response, options.timeoutMs);
+      if (safe && RETRYABLE_STATUSES.has(response.status) && attempt < policy.maxAttempts) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        const delay = retryAfterMs ?? backoff(policy, attempt);
+        if (waitedMs + delay > policy.maxTotalWaitMs) {
+          if (retryAfterMs !== undefined) throw busyError(error, retryAfterMs);
+          throw error;
+        }
+        options.logger.info(`drio is busy (${response.status}), retrying in ${Math.ceil(delay / 100) / 10} s`, { what: req.what });
+        waitedMs += delay;
+        await sleep(delay, reqOptions?.signal);
+        continue;
+      }
+      if (RETRYABLE_STATUSES.has(response.status)) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        if (retryAfterMs !== undefined) throw busyError(error, retryAfterMs);
+      }
+      throw error;
+    }
+  };
+}
+
+async function send(url: string, req: DrioRequest, token: string | undefined, options: HttpOptions, signal: AbortSignal | undefined): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': options.userAgent };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (req.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(req.body);
+  }
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  return fetch(url, {
+    method: req.method,
+    headers,
+    body,
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  });
+}
+
+async function readBody(response: Response, timeoutMs: number): Promise<string> {
+  // The fetch signal covers the body too, but a stalled body after headers must not hang forever.
+  const timer = AbortSignal.timeout(timeoutMs);
+  return await Promise.race([
+    response.text(),
+    new Promise<never>((_, reject) => timer.addEventListener('abort', () => reject(timer.reason), { once: true })),
+  ]);
+}
+
+async function readJson(response: Response, what: string, timeoutMs: number, where: string): Promise<unknown> {
+  let raw: string;
+  try {
+    raw = await readBody(response, timeoutMs);
+  } catch (error) {
+    throw toNetworkError(error, where, timeoutMs) ?? error;
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (cause) {
+    throw new InvalidResponseError(what, { cause, requestId: response.headers.get('x-request-id') ?? undefined });
+  }
+}
+
+async function discard(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // Nothing to clean up.
+  }
+}
+
+/** Parses drio's error envelope; accepts `requestId` (v1) and `request_id` (later versions). */
+export async function readApiError(response: Response, timeoutMs: number): Promise<ApiError> {
+  let raw = '';
+  try {
+    raw = await readBody(response, timeoutMs);
+  } catch {
+    // Fall through: the status alone still makes a clear error.
+  }
+  const headerId = response.headers.get('x-request-id') ?? undefined;
+  const envelope = parseEnvelope(raw);
+  if (envelope) {
+    return new ApiError({
+      status: response.status,
+      apiCode: envelope.code ?? `http_${response.status}`,
+      message: envelope.message ?? defaultMessage(response),
+      requestId: envelope.requestId ?? headerId,
+      details: envelope.details,
+    });
+  }
+  return new ApiError({
+    status: response.status,
+    apiCode: `http_${response.status}`,
+    message: `${defaultMessage(response)} (the response was not drio's JSON error format)`,
+    requestId: headerId,
+  });
+}
+
+function parseEnvelope(raw: string): { code?: string; message?: string; requestId?: string; details?: unknown } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const inner = isRecord(parsed.error) ? parsed.error : undefined;
+  if (inner) {
+    return {
+      code: str(inner.code),
+      message: str(inner.message),
+      requestId: str(inner.requestId) ?? str(inner.request_id) ?? str(parsed.requestId) ?? str(parsed.request_id),
+      details: inner.details,
+    };
+  }
+  // OAuth-style bodies ({"error": "invalid_token", "error_description": "..."}) from a gateway.
+  if (typeof parsed.error === 'string') {
+    return { code: parsed.error, message: str(parsed.error_description), requestId: str(parsed.requestId) ?? str(parsed.request_id) };
+  }
+  return undefined;
+}
+
+function defaultMessage(response: Response): string {
+  return response.statusText || `HTTP ${response.status}`;
+}
+
+function busyError(error: ApiError, retryAfterMs: number): ApiError {
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  return new ApiError({
+    status: error.status,
+    apiCode: error.apiCode,
+    message: `drio is busy and asked to wait ${seconds} s before trying again; try again later`,
+    requestId: error.requestId,
+    details: error.details,
+  });
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function backoff(policy: RetryPolicy, attempt: number): number {
+  const base = policy.baseDelayMs * 2 ** (attempt - 1);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Maps fetch failures to NetworkError; undefined for a cancellation by the caller. */
+function toNetworkError(error: unknown, where: string, timeoutMs: number): NetworkError | undefined {
+  if (error instanceof NetworkError) return error;
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError') {
+    return new NetworkError(where, `no answer within ${Math.round(timeoutMs / 100) / 10} s`, { cause: error, timeout: true });
+  }
+  if (name === 'AbortError') return undefined;
+  return new NetworkError(where, describeFetchFailure(error), { cause: error });
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_SOCKET: 'connection closed unexpectedly',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+function describeFetchFailure(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code && REASONS[code]) return REASONS[code];
+  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
+  if (code) return code;
+  if (typeof cause?.message === 'string' && cause.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
