@@ -34,7 +34,10 @@ if (values.help) {
 const sandbox = await startSandbox({
   authPort: int(values['auth-port'] ?? process.env.SANDBOX_AUTH_PORT, 'auth port') ?? 0,
   apiPort: int(values['api-port'] ?? process.env.SANDBOX_API_PORT, 'api port') ?? 0,
-  accessTokenTtl: int(values.ttl ?? process.env.SANDBOX_ACCESS_TOKEN_TTL, 'ttl') ?? 3600,
+  accessTokenTtl: int(values.ttl ?? process.env.SANDBOX_ACCESS_TOKEN_TTL, 'ttl') || 3600,
+}).catch((err: unknown) => {
+  console.error(`sandbox: could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
 });
 
 console.log(`drio sandbox running (127.0.0.1 only)
