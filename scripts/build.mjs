@@ -20,8 +20,11 @@ await build({
   external: ['open'],
   define: { __DRIO_MCP_VERSION__: JSON.stringify(pkg.version) },
   banner: {
-    // Some bundled CommonJS dependencies call require(); give ESM output one.
-    js: "import { createRequire as __drioCreateRequire } from 'node:module'; const require = __drioCreateRequire(import.meta.url);",
+    // Some bundled CommonJS dependencies call require() or read __filename (write-file-atomic names its temp files
+    // with it); give ESM output both.
+    js:
+      "import { createRequire as __drioCreateRequire } from 'node:module'; import { fileURLToPath as __drioFileURLToPath } from 'node:url'; " +
+      'const require = __drioCreateRequire(import.meta.url); const __filename = __drioFileURLToPath(import.meta.url);',
   },
   legalComments: 'none',
   logLevel: 'warning',
