@@ -220,6 +220,10 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
     if (error instanceof ApiError && error.status === 401) {
       return `${error.message} drio did not accept the sign-in even after a refresh; ask again to sign in anew, or run \`drio-mcp login\`.`;
     }
+    if (error instanceof ApiError && error.details != null) {
+      // e.g. which fields a 422 validation_error objects to: the part a person can act on.
+      return `${error.message} Details: ${clipJson(error.details)}`;
+    }
     if (error instanceof ConfigError) return `drio-mcp is not configured correctly: ${error.message} Fix it in your MCP client's settings for drio-mcp and restart it.`;
     if (error instanceof DrioMcpError) {
       if (error.code === 'ERR_AUTH_DENIED') return 'Sign-in to drio was denied in the browser, so drio-mcp is not signed in. Ask again to start a new sign-in.';
@@ -254,6 +258,16 @@ function parseArguments(tool: Tool, raw: unknown): Record<string, unknown> {
       message: issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message,
     })),
   );
+}
+
+function clipJson(value: unknown, max = 400): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function errorResult(message: string): CallToolResult {

@@ -78,7 +78,7 @@ export function createDrioHttp(options: HttpOptions): DrioHttp {
         const networkError = toNetworkError(error, where, options.timeoutMs);
         if (!networkError) throw error; // cancelled by the caller
         const delay = backoff(policy, attempt);
-        if (safe && networkError.code === 'ERR_NETWORK' && attempt < policy.maxAttempts && waitedMs + delay <= policy.maxTotalWaitMs) {
+        if (safe && isTransient(error) && attempt < policy.maxAttempts && waitedMs + delay <= policy.maxTotalWaitMs) {
           options.logger.debug(`drio request failed, retrying`, { what: req.what, reason: networkError.message });
           waitedMs += delay;
           await sleep(delay, reqOptions?.signal);
@@ -289,13 +289,26 @@ const REASONS: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
 };
 
-function describeFetchFailure(error: unknown): string {
+// A dropped connection may well work a moment later; a refused one or a bad address will not.
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
+
+function causeOf(error: unknown): { code?: string; message?: string } {
   const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  return { code: typeof cause?.code === 'string' ? cause.code : undefined, message: typeof cause?.message === 'string' ? cause.message : undefined };
+}
+
+function isTransient(error: unknown): boolean {
+  const { code } = causeOf(error);
+  return code !== undefined && TRANSIENT_CODES.has(code);
+}
+
+function describeFetchFailure(error: unknown): string {
+  const cause = causeOf(error);
+  const code = cause.code;
   if (code && REASONS[code]) return REASONS[code];
   if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
   if (code) return code;
-  if (typeof cause?.message === 'string' && cause.message) return cause.message;
+  if (cause.message) return cause.message;
   return error instanceof Error ? error.message : String(error);
 }
 
