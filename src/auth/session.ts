@@ -4,7 +4,7 @@ import { AuthError, LoginPendingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildClientConfiguration, createDiscovery, type Discovery } from './discovery.js';
 import { startLogin, type LoginFlow } from './login.js';
-import { isOAuthError, toAuthError } from './oauth-error.js';
+import { isOAuthError, OAuthResponseError, toAuthError } from './oauth-error.js';
 import { openCredentialStore, type CredentialFile, type CredentialStore, type StoredTokens } from './store.js';
 import { DEFAULT_REFRESH_MARGIN_SECONDS, isFresh, toStoredTokens } from './tokens.js';
 import type { AuthSession, AuthStatus, GetAccessTokenOptions, LoginPresenter } from './types.js';
@@ -73,15 +73,18 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
     return loaded;
   };
 
-  /** Refresh, serialised in-process (single flight) and across processes (file lock). */
-  const refresh = (staleAccessToken: string | undefined): Promise<StoredTokens | undefined> => {
-    refreshing ??= store.withLock(() => refreshLocked(staleAccessToken)).finally(() => {
+  /**
+   * Refresh, serialised in-process (single flight) and across processes (file lock). `mustRotate`: the token was
+   * rejected by drio, so returning it again (e.g. because the sign-in server is unreachable) is not an option.
+   */
+  const refresh = (staleAccessToken: string | undefined, mustRotate: boolean): Promise<StoredTokens | undefined> => {
+    refreshing ??= store.withLock(() => refreshLocked(staleAccessToken, mustRotate)).finally(() => {
       refreshing = undefined;
     });
     return refreshing;
   };
 
-  const refreshLocked = async (staleAccessToken: string | undefined): Promise<StoredTokens | undefined> => {
+  const refreshLocked = async (staleAccessToken: string | undefined, mustRotate: boolean): Promise<StoredTokens | undefined> => {
     const current = await store.read();
     const stored = current.tokens;
     if (stored === undefined) {
@@ -115,8 +118,10 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
         tokens = undefined;
         return undefined;
       }
+      // Metadata may be stale (moved endpoints): fetch it afresh next time.
+      if (!(mapped instanceof OAuthResponseError)) await discovery.invalidate();
       // The sign-in server is unreachable but the token has not actually expired yet: keep using it.
-      if (stored.expires_at === undefined || nowSeconds() < stored.expires_at) {
+      if (!mustRotate && (stored.expires_at === undefined || nowSeconds() < stored.expires_at)) {
         logger.warn(`Could not refresh the drio sign-in early (${mapped.message}); using the current token until it expires.`);
         tokens = stored;
         return stored;
@@ -144,7 +149,10 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
     await ensureLoaded();
     const current = tokens;
     if (current && current.access_token !== rejectedToken && isFresh(current, nowSeconds(), margin)) return current.access_token;
-    const refreshed = await refresh(rejectedToken ?? current?.access_token);
+    const rejected = rejectedToken !== undefined;
+    let refreshed = await refresh(rejectedToken ?? current?.access_token, rejected);
+    // We joined a refresh that was allowed to keep the old token: the rejected one needs a real rotation.
+    if (rejected && refreshed?.access_token === rejectedToken) refreshed = await refresh(rejectedToken, true);
     if (refreshed && refreshed.access_token !== rejectedToken) return refreshed.access_token;
     return undefined;
   };

@@ -232,6 +232,16 @@ describe('refresh', () => {
     expect(h.opened).toHaveLength(1);
   });
 
+  it('a rejected token with an unreachable token endpoint gives ERR_NETWORK, not a login', async () => {
+    const h = harness();
+    const first = await h.session.getAccessToken();
+    sb.fail('POST /oauth2/token', { kind: 'drop', times: 1 });
+    const err = record(await h.session.getAccessToken({ rejectedToken: first }).catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'ERR_NETWORK' });
+    expect(h.opened).toHaveLength(1);
+    expect(await h.session.getAccessToken({ rejectedToken: first })).not.toBe(first);
+  });
+
   it('keeps using a not-yet-expired token when an early refresh fails', async () => {
     sb.setAccessTokenTtl(60);
     const h = harness();
