@@ -3,7 +3,7 @@
 // copied from the lock-file-pinned node_modules, so packing works offline and is reproducible.
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -25,7 +25,10 @@ function runtimeClosure(names) {
   return [...seen].sort();
 }
 
-execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+// Tests pack the dist/ that `pretest` built (`--no-build`), so no test rebuilds it under another's feet.
+const args = process.argv.slice(2);
+if (!args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+const outIndex = args.indexOf('--out');
 
 const stage = mkdtempSync(join(tmpdir(), 'drio-mcp-mcpb-'));
 try {
@@ -39,8 +42,8 @@ try {
   const stagePkg = { name: pkg.name, version: pkg.version, type: pkg.type, license: pkg.license, bin: pkg.bin, dependencies: pkg.dependencies };
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(stagePkg, null, 2)}\n`);
 
-  mkdirSync(join(root, 'build'), { recursive: true });
-  const out = join(root, 'build', `drio-mcp-${pkg.version}.mcpb`);
+  const out = outIndex >= 0 ? args[outIndex + 1] : join(root, 'build', `drio-mcp-${pkg.version}.mcpb`);
+  mkdirSync(dirname(out), { recursive: true });
   rmSync(out, { force: true });
   execFileSync(join(root, 'node_modules', '.bin', 'mcpb'), ['pack', stage, out], { stdio: ['ignore', 'inherit', 'inherit'] });
   process.stderr.write(`packed ${out} (${(statSync(out).size / 1024).toFixed(0)} KiB; runtime packages: ${runtime.join(', ')})\n`);
