@@ -82,6 +82,8 @@ export async function startCallbackListener<T>(options: CallbackListenerOptions<
   };
 
   const timer = setTimeout(() => {
+    // A code exchange under way has its own request timeout: let it finish rather than discard its tokens.
+    if (handling) return;
     finish({
       ok: false,
       error: new AuthError(

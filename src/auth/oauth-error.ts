@@ -38,7 +38,9 @@ export function toAuthError(err: unknown, what: string, endpoint: string): DrioM
     return new NetworkError(target, 'timed out', { cause: err, timeout: true });
   }
   if (err instanceof oauth.ClientError) {
-    return new AuthError('ERR_AUTH_OAUTH', `${what} failed: ${err.message} (${err.code ?? 'client error'}).`, { cause: err });
+    // oauth4webapi's own messages are fixed texts (values live in its `cause`), and more telling than the wrapper's.
+    const detail = err.cause instanceof Error && err.cause.message ? err.cause.message : err.message;
+    return new AuthError('ERR_AUTH_OAUTH', `${what} failed: ${detail} (${err.code ?? 'client error'}).`, { cause: err });
   }
   return new AuthError('ERR_AUTH_OAUTH', `${what} failed unexpectedly.`, { cause: err });
 }

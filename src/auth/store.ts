@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
@@ -186,11 +186,6 @@ export function openCredentialStore(configDir: string, apiUrl: string, options: 
 
     writeJson,
   };
-}
-
-/** Removes a file if present (used by tests and for the discovery cache). */
-export async function removeFile(target: string): Promise<void> {
-  await rm(target, { force: true });
 }
 
 function describe(err: unknown): string {

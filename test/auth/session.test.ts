@@ -342,6 +342,31 @@ describe('login flow', () => {
     expect(sb.counters.grants).toEqual({ authorization_code: 1 });
   });
 
+  it('checks iss: a callback with the right state but a wrong or missing iss is refused before any token request', async () => {
+    for (const iss of ['https://evil.example', undefined]) {
+      let page: { status: number; body: string } | undefined;
+      const h = harness({}, {
+        browser: async (url) => {
+          const auth = new URL(url);
+          const redirect = new URL(auth.searchParams.get('redirect_uri')!);
+          redirect.searchParams.set('code', 'some-code');
+          redirect.searchParams.set('state', auth.searchParams.get('state')!);
+          if (iss) redirect.searchParams.set('iss', iss);
+          const res = await fetch(redirect);
+          page = { status: res.status, body: await res.text() };
+        },
+      });
+      sb.resetCounters();
+      const err = record(await h.session.getAccessToken().catch((e: unknown) => e));
+      expect(err).toMatchObject({ code: 'ERR_AUTH_OAUTH' });
+      expect((err as Error).message).toMatch(/"iss"/);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(page?.status).toBe(400);
+      expect(page?.body).toContain('Sign-in failed');
+      expect(sb.counters.grants).toEqual({});
+    }
+  });
+
   it('a stray /favicon.ico request does not end the flow', async () => {
     let favicon = 0;
     const h = harness({}, {
