@@ -323,6 +323,12 @@ describe('drio sandbox', () => {
     expect(sb.counters.requests['GET /api/v1/apps']).toBe(2);
     expect(sb.counters.requests['GET /.well-known/oauth-protected-resource']).toBe(2);
 
+    // A custom JSON answer, e.g. a discovery document with a field missing.
+    sb.fail('GET /.well-known/oauth-authorization-server', { kind: 'json', body: { issuer: sb.issuer }, times: 1 });
+    const custom = await fetch(`${sb.apiUrl}/.well-known/oauth-authorization-server`);
+    expect([custom.status, await custom.json()]).toEqual([200, { issuer: sb.issuer }]);
+    expect(((await (await fetch(`${sb.apiUrl}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>).registration_endpoint).toBeTruthy();
+
     // Authorization server routes, by oidc-provider's default names.
     sb.fail('POST /reg', { kind: 'status', status: 500, times: 1 });
     const reg = await fetch(asMetadata.registration_endpoint!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

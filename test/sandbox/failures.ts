@@ -94,6 +94,10 @@ export async function applyFailure(
       res.end(text);
       return true;
     }
+    case 'json':
+      req.resume();
+      sendJson(res, failure.status ?? 200, failure.body);
+      return true;
     case 'status': {
       req.resume();
       const headers: Record<string, string> = { ...extraHeaders(failure.status) };

@@ -11,7 +11,8 @@ export type Failure =
   | { kind: 'status'; status: number; code?: string; message?: string; retryAfter?: number; times?: number }
   | { kind: 'malformed'; times?: number } // 200 with a broken JSON body
   | { kind: 'delay'; ms: number; times?: number } // stall before answering normally
-  | { kind: 'drop'; times?: number }; // destroy the socket (connection reset)
+  | { kind: 'drop'; times?: number } // destroy the socket (connection reset)
+  | { kind: 'json'; body: unknown; status?: number; times?: number }; // answer with this JSON instead (default 200)
 
 export interface Counters {
   requests: Record<string, number>;
