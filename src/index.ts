@@ -70,8 +70,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const abort = new AbortController();
   const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const { runAuthCommand } = await import('./auth/cli.js');
     return await runAuthCommand(command, config, { out, err }, { signal: abort.signal });
@@ -141,8 +141,9 @@ async function serve(): Promise<number> {
 
   process.stdin.once('end', () => void stop('stdin closed'));
   process.stdin.once('close', () => void stop('stdin closed'));
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  // `on`, not `once`: signal-exit (via proper-lockfile) re-raises a signal when it sees no other listener left.
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('unhandledRejection', (reason) => {
     err(`drio-mcp [error] unhandled rejection: ${redact(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason))}\n`);
   });
