@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { buildClientConfiguration, requestedScope, type Discovery } from './discovery.js';
 import { CallbackPortBusyError, startCallbackListener, type CallbackListener } from './loopback.js';
 import { isOAuthError, toAuthError } from './oauth-error.js';
-import { portOfRedirectUri, registerClient, registrationMatches } from './registration.js';
+import { ensureRegistration, forgetRegistration, portOfRedirectUri } from './registration.js';
 import type { ClientRegistration, CredentialStore, StoredTokens } from './store.js';
 import { toStoredTokens } from './tokens.js';
 import type { LoginPresenter } from './types.js';
@@ -81,15 +81,13 @@ export async function startLogin(ctx: LoginContext, options: { signal?: AbortSig
   }, logger);
 
   try {
-    if (!registrationMatches(registration, metadata.issuer, listener.redirectUri)) {
-      logger.debug(registration ? 'Re-registering drio-mcp: the stored registration is for another redirect URI.' : 'Registering drio-mcp with the sign-in server.');
-      const fresh = await registerClient(metadata, listener.redirectUri, { timeoutMs: config.requestTimeoutMs, scope, now });
-      registration = fresh;
-      await store.withLock(async () => {
-        const current = await store.read();
-        await store.write({ ...current, client: fresh });
-      });
-    }
+    registration = await ensureRegistration(store, metadata, listener.redirectUri, {
+      stored: registration,
+      timeoutMs: config.requestTimeoutMs,
+      scope,
+      logger,
+      now,
+    });
     clientConfig = buildClientConfiguration(metadata, registration.client_id, config.requestTimeoutMs);
   } catch (err) {
     await listener.close();
@@ -146,16 +144,6 @@ async function listenForCallback(
     }
   }
   return startCallbackListener({ ...options, port: 0 });
-}
-
-/** Drops a registration the server no longer knows (invalid_client), so the next login registers afresh. */
-export async function forgetRegistration(store: CredentialStore, clientId: string): Promise<void> {
-  await store.withLock(async () => {
-    const current = await store.read();
-    if (current.client?.client_id !== clientId) return;
-    const { client: _dropped, ...rest } = current;
-    await store.write(rest);
-  });
 }
 
 function showUrl(ctx: LoginContext, url: string): void {

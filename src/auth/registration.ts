@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AuthError } from '../errors.js';
 import type { AuthServerMetadata } from './discovery.js';
 import { toNetworkError } from './discovery.js';
-import type { ClientRegistration } from './store.js';
+import type { Logger } from '../log.js';
+import type { ClientRegistration, CredentialStore } from './store.js';
 
 /** The client name users see on the sign-in and consent pages. */
 export const CLIENT_NAME = 'drio-mcp';
@@ -25,7 +26,7 @@ export function portOfRedirectUri(redirectUri: string): number | undefined {
 }
 
 /** True when a stored registration can be used as is for this issuer and redirect URI. */
-export function registrationMatches(registration: ClientRegistration | undefined, issuer: string, redirectUri: string): registration is ClientRegistration {
+export function registrationMatches(registration: ClientRegistration | undefined, issuer: string, redirectUri: string): boolean {
   return registration !== undefined && registration.issuer === issuer && registration.redirect_uri === redirectUri;
 }
 
@@ -88,4 +89,41 @@ export async function registerClient(
     redirect_uri: redirectUri,
     registered_at: new Date((options.now ?? Date.now)()).toISOString(),
   };
+}
+
+/**
+ * The registration to use for `redirectUri`: the stored one when it was made for this issuer and redirect URI,
+ * else a new one, persisted (under the store lock) before it is used.
+ */
+export async function ensureRegistration(
+  store: CredentialStore,
+  metadata: AuthServerMetadata,
+  redirectUri: string,
+  options: { stored: ClientRegistration | undefined; timeoutMs: number; scope: string; logger: Logger; now?: () => number },
+): Promise<ClientRegistration> {
+  const stored = options.stored;
+  if (stored !== undefined && registrationMatches(stored, metadata.issuer, redirectUri)) return stored;
+  options.logger.debug(
+    stored === undefined
+      ? 'Registering drio-mcp with the sign-in server.'
+      : stored.issuer !== metadata.issuer
+        ? 'Re-registering drio-mcp: the sign-in server changed.'
+        : 'Re-registering drio-mcp: the stored registration is for another callback port.',
+  );
+  const fresh = await registerClient(metadata, redirectUri, options);
+  await store.withLock(async () => {
+    const current = await store.read();
+    await store.write({ ...current, client: fresh });
+  });
+  return fresh;
+}
+
+/** Drops a registration the server no longer knows (invalid_client), so the next login registers afresh. */
+export async function forgetRegistration(store: CredentialStore, clientId: string): Promise<void> {
+  await store.withLock(async () => {
+    const current = await store.read();
+    if (current.client?.client_id !== clientId) return;
+    const { client: _dropped, ...rest } = current;
+    await store.write(rest);
+  });
 }

@@ -457,6 +457,18 @@ describe('login flow', () => {
   });
 });
 
+describe('registration problems', () => {
+  it('a refused registration gives ERR_AUTH_REGISTRATION, opens nothing, and the next call retries', async () => {
+    sb.fail('POST /oauth2/register', { kind: 'status', status: 400, code: 'invalid_client_metadata', message: 'nope', times: 1 });
+    const h = harness();
+    const err = record(await h.session.getAccessToken().catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'ERR_AUTH_REGISTRATION', message: expect.stringMatching(/invalid_client_metadata/) });
+    expect(h.opened).toEqual([]);
+    expect(await me(await h.session.getAccessToken())).toBe(200);
+    expect(sb.counters.registrations).toBe(1);
+  });
+});
+
 describe('store problems', () => {
   it('a corrupt credentials file means signed out with a warning; signing in repairs it', async () => {
     const h = harness();
