@@ -242,6 +242,17 @@ describe('refresh', () => {
     expect(await h.session.getAccessToken({ rejectedToken: first })).not.toBe(first);
   });
 
+  it('a stalled token endpoint times out (ERR_TIMEOUT) instead of hanging', async () => {
+    const h = harness({ requestTimeoutMs: 1000 });
+    await h.session.getAccessToken();
+    h.clock.skewMs = 2 * 3600_000;
+    sb.fail('POST /oauth2/token', { kind: 'delay', ms: 4000, times: 1 });
+    const started = Date.now();
+    const err = record(await h.session.getAccessToken().catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringMatching(/\/oauth2\/token \(timed out\)/) });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('keeps using a not-yet-expired token when an early refresh fails', async () => {
     sb.setAccessTokenTtl(60);
     const h = harness();
