@@ -67,17 +67,35 @@ export class ApiError extends DrioMcpError {
   }
 }
 
-/** drio (or its sign-in server) could not be reached. */
+/** Socket error codes in the words a person reads in a tool result. */
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_SOCKET: 'connection closed unexpectedly',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+/** drio (or its sign-in server) could not be reached. `reason` may be a socket error code such as ECONNREFUSED. */
 export class NetworkError extends DrioMcpError {
   constructor(url: string, reason: string, options?: { cause?: unknown; timeout?: boolean }) {
-    super(options?.timeout ? 'ERR_TIMEOUT' : 'ERR_NETWORK', `Could not reach ${url} (${reason}).`, options);
+    super(options?.timeout ? 'ERR_TIMEOUT' : 'ERR_NETWORK', `Could not reach ${url} (${NETWORK_REASONS[reason] ?? reason}).`, options);
   }
 }
 
 /** A response did not have the shape drio documents. */
 export class InvalidResponseError extends DrioMcpError {
+  readonly requestId: string | undefined;
   constructor(what: string, options?: { cause?: unknown; requestId?: string }) {
-    super('ERR_INVALID_RESPONSE', `drio sent an unexpected response for ${what}.`, options);
+    const text = `drio sent an unexpected response for ${what}.`;
+    // The request id is what drio support needs to look into it.
+    super('ERR_INVALID_RESPONSE', options?.requestId ? `${text} (request id ${options.requestId})` : text, options);
+    this.requestId = options?.requestId;
   }
 }
 

@@ -268,19 +268,6 @@ function toNetworkError(error: unknown, where: string, timeoutMs: number): Netwo
   return new NetworkError(where, describeFetchFailure(error), { cause: error });
 }
 
-const REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  UND_ERR_SOCKET: 'connection closed unexpectedly',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-};
-
 // A dropped connection may well work a moment later; a refused one or a bad address will not.
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
 
@@ -297,9 +284,8 @@ function isTransient(error: unknown): boolean {
 function describeFetchFailure(error: unknown): string {
   const cause = causeOf(error);
   const code = cause.code;
-  if (code && REASONS[code]) return REASONS[code];
   if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
-  if (code) return code;
+  if (code) return code; // NetworkError words the common codes
   if (cause.message) return cause.message;
   return error instanceof Error ? error.message : String(error);
 }
