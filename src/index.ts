@@ -128,19 +128,26 @@ async function serve(): Promise<number> {
   });
 
   let stopping: Promise<void> | undefined;
-  const stop = (reason: string): Promise<void> => {
+  const stop = (reason: string, finishCalls = false): Promise<void> => {
     stopping ??= (async () => {
       logger.debug(`Shutting down (${reason}).`);
+      // When input simply ended (e.g. requests piped in), answer what was asked first, within bounds.
+      if (finishCalls) await Promise.race([server.idle(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]);
       // Never hang on the way out: a stuck close must not keep a dead host's child alive.
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-      await Promise.race([server.close().catch(() => {}), deadline]);
+      const closeAndFlush = async () => {
+        await server.close().catch(() => {});
+        // Answers still queued for stdout must reach the client before the process goes.
+        await new Promise<void>((resolve) => protocolOut.end(() => resolve()));
+      };
+      await Promise.race([closeAndFlush(), deadline]);
       process.exit(0);
     })();
     return stopping;
   };
 
-  process.stdin.once('end', () => void stop('stdin closed'));
-  process.stdin.once('close', () => void stop('stdin closed'));
+  process.stdin.once('end', () => void stop('stdin closed', true));
+  process.stdin.once('close', () => void stop('stdin closed', true));
   // `on`, not `once`: signal-exit (via proper-lockfile) re-raises a signal when it sees no other listener left.
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -54,6 +54,8 @@ export interface ServerDeps {
 export interface DrioMcpServer {
   /** The SDK server: connect it to a transport. */
   readonly mcp: McpServer;
+  /** Resolves once no tool call is running (e.g. to answer what was asked before stdin closed). */
+  idle(): Promise<void>;
   /** Disconnects and closes the auth session (and its loopback listener) if one was opened. */
   close(): Promise<void>;
 }
@@ -193,7 +195,20 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
     return runTool(tool, extra, request.params.arguments);
   });
 
+  let running = 0;
+  const idleWaiters: Array<() => void> = [];
+
   async function runTool(tool: Tool, extra: Extra, rawArgs: unknown): Promise<CallToolResult> {
+    running += 1;
+    try {
+      return await runToolOnce(tool, extra, rawArgs);
+    } finally {
+      running -= 1;
+      if (running === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  async function runToolOnce(tool: Tool, extra: Extra, rawArgs: unknown): Promise<CallToolResult> {
     try {
       if (deps.startupError) throw deps.startupError;
       const args = parseArguments(tool, rawArgs);
@@ -237,6 +252,15 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
 
   return {
     mcp,
+    async idle() {
+      // Requests already read start, and finished ones send their answers, a few microtasks
+      // later: a macrotask turn covers both.
+      for (;;) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (running === 0) return;
+        await new Promise<void>((resolve) => void idleWaiters.push(resolve));
+      }
+    },
     async close() {
       removeSink?.();
       const opened = session;

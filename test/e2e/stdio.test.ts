@@ -168,6 +168,19 @@ describe('stdio discipline (raw pipes)', () => {
     expect(leakedSecrets(sandbox.issuedSecrets(), server.stdoutLines.join('\n') + server.stderr())).toEqual([]);
   });
 
+  it('answers requests that were piped in before stdin closed, then exits', async () => {
+    const { env } = envFor('piped');
+    const server = spawnRaw(env);
+    server.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    server.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    sandbox.fail('GET /api/v1/templates', { kind: 'delay', ms: 300, times: 1 });
+    server.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_templates', arguments: {} } });
+    server.child.stdin.end();
+    const answer = await server.response(2);
+    expect(answer).toMatchObject({ result: { content: [{ text: expect.stringMatching(/^4 templates:/) }] } });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('exits cleanly on SIGTERM, closing a sign-in that is still waiting', async () => {
     const { env } = envFor('sigterm', { DRIO_MCP_NO_BROWSER: '1', DRIO_MCP_LOGIN_WAIT_SECONDS: '0' });
     const server = spawnRaw(env);
