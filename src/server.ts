@@ -218,7 +218,7 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
         signal: extra.signal,
       };
       const output = await tool.run(args, ctx);
-      const checked = z.object(tool.outputSchema).safeParse(output.structured);
+      const checked = schemasOf(tool).output.safeParse(output.structured);
       if (!checked.success) {
         logger.error(`Tool ${tool.name} produced a result that does not match its output schema.`, { issues: checked.error.issues.slice(0, 5) });
         return errorResult('drio-mcp produced a malformed result for this call; this is a bug in drio-mcp. Details are in its log.');
@@ -271,8 +271,23 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
   };
 }
 
+const compiledSchemas = new WeakMap<Tool, { input: z.ZodObject; output: z.ZodObject }>();
+
+/**
+ * The tool's input and output schemas as zod objects, built once per tool: zod compiles an object's
+ * fast path on first use, so building them per call would pay that compilation on every call.
+ */
+function schemasOf(tool: Tool): { input: z.ZodObject; output: z.ZodObject } {
+  let schemas = compiledSchemas.get(tool);
+  if (!schemas) {
+    schemas = { input: z.object(tool.inputSchema), output: z.object(tool.outputSchema) };
+    compiledSchemas.set(tool, schemas);
+  }
+  return schemas;
+}
+
 function parseArguments(tool: Tool, raw: unknown): Record<string, unknown> {
-  const result = z.object(tool.inputSchema).safeParse(raw ?? {}, {
+  const result = schemasOf(tool).input.safeParse(raw ?? {}, {
     error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
   });
   if (result.success) return result.data;
