@@ -102,6 +102,13 @@ function configFailure(error: unknown): number {
  * instead, where the user sees it.
  */
 async function serve(): Promise<number> {
+  // A stray exception in a callback must not take the server (and the user's session) down.
+  process.on('uncaughtException', (error) => {
+    err(`drio-mcp [error] uncaught exception: ${redact(error.stack ?? error.message)}\n`);
+  });
+  process.on('unhandledRejection', (reason) => {
+    err(`drio-mcp [error] unhandled rejection: ${redact(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason))}\n`);
+  });
   const protocolOut = guardStdout();
 
   let config: Config;
@@ -151,9 +158,6 @@ async function serve(): Promise<number> {
   // `on`, not `once`: signal-exit (via proper-lockfile) re-raises a signal when it sees no other listener left.
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('unhandledRejection', (reason) => {
-    err(`drio-mcp [error] unhandled rejection: ${redact(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason))}\n`);
-  });
   protocolOut.on('error', () => void stop('stdout closed'));
 
   await server.mcp.connect(new StdioServerTransport(process.stdin, protocolOut));

@@ -245,3 +245,32 @@ describe('CLI', () => {
     expect(leakedSecrets(sandbox.issuedSecrets(), login.stdout + login.stderr + status.stdout + status.stderr)).toEqual([]);
   });
 });
+
+describe('stdout guard', () => {
+  it('sends stray console.log and process.stdout.write output to stderr, and survives a stray exception', async () => {
+    const { env } = envFor('guard');
+    // Preloaded code that misbehaves once the server runs, as a careless dependency might.
+    const preload = `data:text/javascript,${encodeURIComponent(
+      [
+        'const original = process.stdout.write;',
+        // Once the server is up (its guard replaced stdout.write), misbehave.
+        'const poll = setInterval(() => { if (process.stdout.write === original) return; clearInterval(poll);',
+        "  console.log('stray console.log'); console.info('stray console.info'); process.stdout.write('stray write\\n');",
+        "  setTimeout(() => { throw new Error('stray exception'); }); }, 5);",
+      ].join('\n'),
+    )}`;
+    const server = spawnRaw(env, [], ['--import', preload]);
+    for (let i = 0; i < 200 && !server.stderr().includes('stray exception'); i++) await new Promise((r) => setTimeout(r, 20));
+    server.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    await server.response(1);
+    server.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_templates', arguments: {} } });
+    expect(await server.response(2)).toMatchObject({ result: { content: [{ text: expect.stringMatching(/^4 templates:/) }] } });
+    server.child.stdin.end();
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    for (const line of server.stdoutLines) expect(JSON.parse(line), line).toMatchObject({ jsonrpc: '2.0' });
+    expect(server.stderr()).toContain('stray console.log');
+    expect(server.stderr()).toContain('stray console.info');
+    expect(server.stderr()).toContain('stray write');
+    expect(server.stderr()).toContain('uncaught exception: Error: stray exception');
+  });
+});

@@ -39,9 +39,9 @@ export interface RawServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `node dist/index.js ...args` and records its stdout line by line. */
-export function spawnRaw(env: Record<string, string>, args: string[] = []): RawServer {
-  const child = spawn(process.execPath, [ENTRY, ...args], { env: serverEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+/** Spawns `node [...nodeArgs] dist/index.js ...args` and records its stdout line by line. */
+export function spawnRaw(env: Record<string, string>, args: string[] = [], nodeArgs: string[] = []): RawServer {
+  const child = spawn(process.execPath, [...nodeArgs, ENTRY, ...args], { env: serverEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   const stdoutLines: string[] = [];
   const waiters = new Map<number, (msg: Record<string, unknown>) => void>();
   let buffer = '';
