@@ -23,6 +23,8 @@ export interface HarnessOptions {
   config?: Partial<Config>;
   /** What the "browser" does with a sign-in URL. Default: complete the login. */
   browser?: BrowserBehaviour;
+  /** Replaces the sandbox-driven "browser" altogether (e.g. with a real one); URLs are still recorded in `opens`. */
+  openUrl?: (url: string) => Promise<void>;
   clientCapabilities?: ClientCapabilities;
   /** Reuse a credentials dir (e.g. one already signed in). */
   configDir?: string;
@@ -77,6 +79,7 @@ export async function startHarness(sandbox: Sandbox, options: HarnessOptions = {
         stderr: write,
         openUrl: async (url) => {
           opens.push(url);
+          if (options.openUrl) return options.openUrl(url);
           if (browser.behaviour === 'ignore') return;
           logins.push(sandbox.completeLogin(url, { deny: browser.behaviour === 'deny' }).catch(() => undefined));
         },
