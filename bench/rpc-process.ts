@@ -12,7 +12,11 @@ export class RpcProcess {
   private readonly exited: Promise<void>;
   stderr = '';
 
-  constructor(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  constructor(
+    command: string,
+    args: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
     this.child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
@@ -48,12 +52,24 @@ export class RpcProcess {
     return this.request('tools/call', { name, arguments: args });
   }
 
-  /** Resident set size in bytes, read from /proc (Linux). */
-  async rssBytes(): Promise<number> {
-    const { readFile } = await import('node:fs/promises');
-    const status = await readFile(`/proc/${this.child.pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return kb * 1024;
+  /**
+   * Memory after a full GC, from the gc-probe preload (the process must run with
+   * `-r bench/gc-probe.cjs --expose-gc` and GC_PROBE_DIR set).
+   */
+  async memoryAfterGc(): Promise<NodeJS.MemoryUsage> {
+    const { readFile, rm } = await import('node:fs/promises');
+    const path = await import('node:path');
+    const file = path.join(String(this.env.GC_PROBE_DIR), `${this.child.pid}.json`);
+    await rm(file, { force: true });
+    this.child.kill('SIGUSR2');
+    for (let i = 0; i < 200; i += 1) {
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as NodeJS.MemoryUsage;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    throw new Error('the gc probe did not answer');
   }
 
   async close(): Promise<void> {

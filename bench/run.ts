@@ -20,6 +20,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DRIO = path.join(root, 'dist', 'index.js');
 const FLOOR = path.join(root, 'bench', 'floor-server.mjs');
 const REST_FLOOR = path.join(root, 'bench', 'rest-floor-server.mjs');
+const GC_PROBE = path.join(root, 'bench', 'gc-probe.cjs');
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 25);
 const WARM_CALLS = Number(process.env.BENCH_WARM_CALLS ?? 400);
@@ -122,8 +123,11 @@ async function main(): Promise<void> {
     rows.push(ratioRow('cold start → initialize', summarize(coldDrio), summarize(coldFloor), 1.0));
 
     // 2. Warm calls, alternating, after a warm-up.
-    const drio = new RpcProcess(process.execPath, [DRIO], env);
-    const floor = new RpcProcess(process.execPath, [REST_FLOOR], { ...env, FLOOR_BEARER_TOKEN: token });
+    // Both servers carry the same GC probe so memory is compared after a full collection.
+    const probe = ['-r', GC_PROBE, '--expose-gc'];
+    const probeEnv = { ...env, GC_PROBE_DIR: work };
+    const drio = new RpcProcess(process.execPath, [...probe, DRIO], probeEnv);
+    const floor = new RpcProcess(process.execPath, [...probe, REST_FLOOR], { ...probeEnv, FLOOR_BEARER_TOKEN: token });
     await Promise.all([drio.initialize(), floor.initialize()]);
     for (let i = 0; i < 30; i += 1) {
       await timedCall(drio);
@@ -162,21 +166,22 @@ async function main(): Promise<void> {
     };
     doneDrio = await runTo(drio, doneDrio, MEMORY_CALLS / 2);
     doneFloor = await runTo(floor, doneFloor, MEMORY_CALLS / 2);
-    const rss1000 = { drio: await drio.rssBytes(), floor: await floor.rssBytes() };
+    const at1000 = { drio: await drio.memoryAfterGc(), floor: await floor.memoryAfterGc() };
     doneDrio = await runTo(drio, doneDrio, MEMORY_CALLS);
     doneFloor = await runTo(floor, doneFloor, MEMORY_CALLS);
-    const rss2000 = { drio: await drio.rssBytes(), floor: await floor.rssBytes() };
-    const memRatio = rss2000.drio / rss2000.floor;
+    const at2000 = { drio: await drio.memoryAfterGc(), floor: await floor.memoryAfterGc() };
+    const memRatio = at2000.drio.rss / at2000.floor.rss;
     rows.push({
-      name: 'RSS after 2,000 calls',
-      drio: fmtMiB(rss2000.drio),
-      floor: fmtMiB(rss2000.floor),
+      name: 'RSS after 2,000 calls (after GC)',
+      drio: fmtMiB(at2000.drio.rss),
+      floor: fmtMiB(at2000.floor.rss),
       ratio: `${memRatio.toFixed(2)}×`,
       goal: '≤ 1.10×',
       met: memRatio <= 1.1,
     });
     facts.push(
-      `RSS growth from call 1,000 to 2,000: drio-mcp ${fmtMiB(rss2000.drio - rss1000.drio)} (${fmtMiB(rss1000.drio)} → ${fmtMiB(rss2000.drio)}), floor ${fmtMiB(rss2000.floor - rss1000.floor)}`,
+      `JS heap after GC at call 2,000: drio-mcp ${fmtMiB(at2000.drio.heapUsed)} vs floor ${fmtMiB(at2000.floor.heapUsed)} (${(at2000.drio.heapUsed / at2000.floor.heapUsed).toFixed(2)}×)`,
+      `growth from call 1,000 to 2,000 (after GC): drio-mcp heap ${fmtMiB(at2000.drio.heapUsed - at1000.drio.heapUsed)}, RSS ${fmtMiB(at2000.drio.rss - at1000.drio.rss)}; floor heap ${fmtMiB(at2000.floor.heapUsed - at1000.floor.heapUsed)}, RSS ${fmtMiB(at2000.floor.rss - at1000.floor.rss)}`,
     );
     await Promise.all([drio.close(), floor.close()]);
 
