@@ -1,32 +1,9 @@
 // Shared test plumbing for the auth layer: configs pointing at a sandbox, a fresh config dir per test, and capture of
 // everything the auth layer writes (stderr lines, log records, error messages) for leak scans.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 
-/** A Config for `apiUrl` with a throw-away config dir; no environment involved. */
-export function testConfig(apiUrl: string, configDir: string, overrides: Partial<Config> = {}): Config {
-  return Object.freeze({
-    apiUrl,
-    configDir,
-    callbackPort: undefined,
-    logLevel: 'debug' as const,
-    loginWaitMs: 45_000,
-    loginTimeoutMs: 20_000,
-    requestTimeoutMs: 5_000,
-    openBrowser: true,
-    version: '0.0.0-test',
-    ...overrides,
-  });
-}
-
-/** A fresh temp dir (removed by the returned cleanup). */
-export async function tempDir(prefix = 'drio-mcp-auth-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
+// One definition of test configs and temp dirs for the whole suite.
+export { tempDir, testConfig } from '../helpers/config.js';
 
 /** Everything written to "stderr" (sign-in URL lines and log lines at debug level). */
 export interface Capture {
