@@ -258,6 +258,7 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
           const { tokens: _dropped, ...rest } = current;
           await store.write(rest);
         }
+        await store.removeLeftoverTempFiles();
         tokens = undefined;
         return didRevoke;
       });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
@@ -68,6 +68,8 @@ export interface CredentialStore {
   write(data: CredentialFile): Promise<void>;
   /** Runs `fn` holding the cross-process lock for this environment. */
   withLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Deletes the temp files of writes a killed process cut short (they hold tokens too). Callers hold `withLock`. */
+  removeLeftoverTempFiles(): Promise<void>;
   /** Reads a JSON side file (e.g. the discovery cache); undefined when missing or unparsable. */
   readJson(file: string): Promise<unknown>;
   writeJson(file: string, value: unknown): Promise<void>;
@@ -174,6 +176,14 @@ export function openCredentialStore(configDir: string, apiUrl: string, options: 
       } finally {
         await release().catch((err: unknown) => logger.debug(`Releasing the credentials lock failed: ${describe(err)}`));
       }
+    },
+
+    async removeLeftoverTempFiles() {
+      // write-file-atomic writes `<file>.<uint32>` and renames it over `<file>`; SIGKILL in between leaves it behind.
+      const prefix = `${path.basename(file)}.`;
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const leftovers = names.filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)));
+      await Promise.all(leftovers.map((name) => rm(path.join(dir, name), { force: true })));
     },
 
     async readJson(target) {

@@ -9,9 +9,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession } from '../../src/auth/index.js';
 import { openCredentialStore } from '../../src/auth/store.js';
 import { createLogger } from '../../src/log.js';
-import { tempDir } from '../helpers/config.js';
+import { tempDir, testConfig } from '../helpers/config.js';
 import { CRASH_API_URL, credentialStateFor, generationOf } from './fixtures/store-states.js';
 
 const ITERATIONS = 150;
@@ -202,4 +203,21 @@ describe('credential store under SIGKILL', () => {
         `${total('leftovers')} kills inside a write (temp file left), ${total('killedAfterRename')} between rename and confirmation; store intact every time`,
     );
   }, 40_000);
+
+  it('regression: logout kept tokens in the temp files that killed writes leave behind', async () => {
+    const configDir = path.join(work.dir, 'logout', 'drio-mcp');
+    const tempFiles = async () => (await readdir(configDir)).filter((e) => /^credentials-[0-9a-f]{16}\.json\.\d+$/.test(e));
+    // Kill writers until one dies inside a write (about every other kill does).
+    for (let i = 0; i < 60 && (await tempFiles().catch(() => [])).length === 0; i += 1) await runAndKill(configDir, i % MAX_KILL_DELAY_MS);
+    expect((await tempFiles()).length).toBeGreaterThan(0);
+
+    // Nothing listens on the sandbox-less API URL: revocation fails and the local tokens must go anyway.
+    const session = createSession(testConfig(CRASH_API_URL, configDir, { requestTimeoutMs: 1000 }), { logger: createLogger({ level: 'silent' }) });
+    await session.logout();
+    await session.close();
+    expect(await tempFiles()).toEqual([]);
+    for (const entry of await readdir(configDir, { withFileTypes: true })) {
+      if (entry.isFile()) expect(await readFile(path.join(configDir, entry.name), 'utf8'), entry.name).not.toMatch(/at-gen-|rt-gen-/);
+    }
+  });
 });
