@@ -104,6 +104,8 @@ export async function startCallbackListener<T>(options: CallbackListenerOptions<
   const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // DNS-rebinding guard: only requests addressed to this listener by its loopback name count.
     if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) return sendPage(res, 400, PAGES.badRequest);
+    // A raw client can send a request-target no URL parser accepts (`GET http://[::1 HTTP/1.1`): answer it, never throw.
+    if (!URL.canParse(req.url ?? '/', `http://127.0.0.1:${address.port}`)) return sendPage(res, 400, PAGES.badRequest);
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${address.port}`);
     if (url.pathname !== '/callback') return sendPage(res, 404, PAGES.notFound);
     if (req.method !== 'GET') return sendPage(res, 405, PAGES.badRequest, { allow: 'GET' });

@@ -12,6 +12,7 @@ import { createSession, type DrioAuthSession } from '../../src/auth/index.js';
 import { startCallbackListener } from '../../src/auth/loopback.js';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { assertFreshBuild, spawnRaw } from '../helpers/built-server.js';
 import { leakedSecrets, tempDir, testConfig } from '../helpers/config.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 
@@ -98,6 +99,8 @@ interface RawResponse {
 function rawRequest(port: number, method: string, pathAndQuery: string, host: string | null): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
+    // An unanswered request is a finding, not a hang.
+    socket.setTimeout(3000, () => socket.destroy(new Error(`no answer to ${method} ${pathAndQuery} within 3 s`)));
     let data = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (data += chunk));
@@ -256,6 +259,8 @@ describe('requests that are not callbacks at all', () => {
     expect((await rawRequest(port, 'GET', '/favicon.ico', `127.0.0.1:${port}`)).status).toBe(404);
     expect((await rawRequest(port, 'GET', '/', `localhost:${port}`)).status).toBe(404);
     expect((await rawRequest(port, 'POST', rightState, `127.0.0.1:${port}`)).status).toBe(405);
+    // A request-target no URL parser accepts (only a raw client can send one) is answered too, not thrown on.
+    expect((await rawRequest(port, 'GET', 'http://[::1', `127.0.0.1:${port}`)).status).toBe(400);
 
     expect(tokenRequests()).toBe(0);
     expect((await flow.session.status()).loginInProgress?.url).toBe(url);
@@ -273,6 +278,26 @@ describe('requests that are not callbacks at all', () => {
     expect(res.body).toMatch(/drio-mcp: Sign-in failed/);
     expect(await attempt).toMatchObject({ code: 'ERR_AUTH_OAUTH' });
     expect((await flow.session.status()).loginInProgress).toBeUndefined();
+  });
+});
+
+describe('drio-mcp login, the built CLI', () => {
+  it('regression: one malformed request to its listener crashed `drio-mcp login` (ERR_INVALID_URL); now answered, and the sign-in completes', async () => {
+    assertFreshBuild();
+    const cli = spawnRaw({ DRIO_API_URL: sb.apiUrl, DRIO_MCP_CONFIG_DIR: dir, DRIO_MCP_NO_BROWSER: '1' }, ['login']);
+    let exited = false;
+    void cli.exited.then(() => (exited = true));
+    try {
+      const url = await until(() => /opening this URL: (\S+)/.exec(cli.stderr())?.[1], 'the sign-in URL on stderr');
+      const { port } = flowOf(url);
+      expect((await rawRequest(port, 'GET', 'http://[::1', `127.0.0.1:${port}`)).status).toBe(400);
+      expect(keep(await sb.completeLogin(url)).status).toBe(200);
+      expect(await cli.exited).toEqual({ code: 0, signal: null });
+      expect(sb.counters.grants).toEqual({ authorization_code: 1 });
+    } finally {
+      captured.push(cli.stderr());
+      if (!exited) cli.child.kill();
+    }
   });
 });
 
