@@ -182,7 +182,7 @@ export function createServer(deps: ServerDeps): DrioMcpServer {
   for (const tool of tools) {
     mcp.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: { title: tool.title, ...tool.annotations } },
+      { title: tool.title, description: tool.description, inputSchema: schemasOf(tool).input, outputSchema: tool.outputSchema, annotations: { title: tool.title, ...tool.annotations } },
       (_args: unknown, extra: Extra) => runTool(tool, extra, _args),
     );
   }
@@ -280,7 +280,8 @@ const compiledSchemas = new WeakMap<Tool, { input: z.ZodObject; output: z.ZodObj
 function schemasOf(tool: Tool): { input: z.ZodObject; output: z.ZodObject } {
   let schemas = compiledSchemas.get(tool);
   if (!schemas) {
-    schemas = { input: z.object(tool.inputSchema), output: z.object(tool.outputSchema) };
+    // Strict: an unknown argument (a typo, a filter the tool does not have) is named, not silently dropped.
+    schemas = { input: z.strictObject(tool.inputSchema), output: z.object(tool.outputSchema) };
     compiledSchemas.set(tool, schemas);
   }
   return schemas;

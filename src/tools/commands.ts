@@ -7,6 +7,15 @@ import { defineTool } from './types.js';
 
 const MAX_ARGS_JSON = 16_384;
 
+/** Small enough to send. Nesting a few thousand levels deep (a few KB of JSON) makes JSON.stringify overflow the stack. */
+function fitsAsJson(value: unknown): boolean {
+  try {
+    return JSON.stringify(value).length <= MAX_ARGS_JSON;
+  } catch {
+    return false;
+  }
+}
+
 export const runAppCommand = defineTool({
   name: 'run_app_command',
   title: 'Run a command on a drio app',
@@ -24,7 +33,7 @@ export const runAppCommand = defineTool({
       .describe('The command to run, e.g. "deploy" or "validate"'),
     args: z
       .record(z.string(), z.unknown())
-      .refine((v) => JSON.stringify(v).length <= MAX_ARGS_JSON, `must be at most ${MAX_ARGS_JSON} characters as JSON`)
+      .refine(fitsAsJson, `must be at most ${MAX_ARGS_JSON} characters as JSON`)
       .optional()
       .describe('Optional command arguments as a JSON object, passed to drio unchanged'),
   },
