@@ -13,15 +13,16 @@ import { startCallbackListener } from '../../src/auth/loopback.js';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { assertFreshBuild, spawnRaw } from '../helpers/built-server.js';
-import { leakedSecrets, tempDir, testConfig } from '../helpers/config.js';
+import { tempDir, testConfig } from '../helpers/config.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { createTranscript, expectNoLeakedSecrets } from './support.js';
 
 let sb: Sandbox;
 let dir: string;
 let cleanup: () => Promise<void>;
 const sessions: DrioAuthSession[] = [];
 /** Every stderr line and page any flow produced, scanned for issued secrets at the end. */
-const captured: string[] = [];
+const transcript = createTranscript();
 
 beforeAll(async () => {
   sb = await startSandbox();
@@ -55,7 +56,7 @@ function hostileFlow(overrides: Partial<Config> = {}): Flow {
   const lines: string[] = [];
   const write = (l: string) => {
     lines.push(l);
-    captured.push(l);
+    transcript.add('session stderr', l);
   };
   const session = createSession(testConfig(sb.apiUrl, dir, overrides), {
     logger: createLogger({ level: 'debug', write }),
@@ -137,7 +138,7 @@ async function me(token: string): Promise<number> {
 const tokenRequests = () => sb.counters.requests['POST /token'] ?? 0;
 
 const keep = <T extends { body: string }>(page: T): T => {
-  captured.push(page.body);
+  transcript.add('listener page', page.body);
   return page;
 };
 
@@ -295,7 +296,7 @@ describe('drio-mcp login, the built CLI', () => {
       expect(await cli.exited).toEqual({ code: 0, signal: null });
       expect(sb.counters.grants).toEqual({ authorization_code: 1 });
     } finally {
-      captured.push(cli.stderr());
+      transcript.add('drio-mcp login stderr', cli.stderr());
       if (!exited) cli.child.kill();
     }
   });
@@ -348,10 +349,7 @@ describe('where the listener can be reached', () => {
 });
 
 describe('secrets', () => {
-  it('no issued token or code appears in anything the flows wrote or showed', () => {
-    const secrets = sb.issuedSecrets();
-    expect(secrets.length).toBeGreaterThan(0);
-    expect(captured.length).toBeGreaterThan(0);
-    expect(leakedSecrets(secrets, captured.join('\n'))).toEqual([]);
+  it('no issued token appears in anything the flows wrote or showed', () => {
+    expectNoLeakedSecrets(transcript, sb.issuedSecrets(), 'callback-hostility.test.ts');
   });
 });

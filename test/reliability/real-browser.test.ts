@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, textOf, type Harness } from '../helpers/harness.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { createTranscript, expectNoLeakedSecrets } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -23,6 +24,8 @@ let browserLaunch: Promise<Browser>;
 let shots: { dir: string; keep: boolean };
 const harnesses: Harness[] = [];
 const contexts: BrowserContext[] = [];
+/** Every page the browser showed, plus each server's tool results and stderr, scanned for issued secrets at the end. */
+const transcript = createTranscript();
 
 /** Launches Debian's chromium; a missing one fails the file (in CI and locally alike), it never skips. */
 async function launchChromium(): Promise<Browser> {
@@ -56,6 +59,7 @@ afterAll(async () => {
 async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(shots.dir, name);
   await page.screenshot({ path: file, fullPage: true });
+  transcript.add(`page ${name}`, await page.content());
   const png = await readFile(file);
   expect(png.subarray(0, 8).toString('hex'), `${file} is a PNG`).toBe('89504e470d0a1a0a');
   // IHDR: width and height right after the chunk header.
@@ -146,5 +150,10 @@ describe('sign-in with Debian chromium', () => {
     expect(status?.signedIn).toBe(false);
     expect(status?.loginInProgress).toBeUndefined();
     expect(harness.opens).toHaveLength(1);
+  });
+
+  it('no issued token appears in any page, tool result or log line', () => {
+    for (const h of harnesses) transcript.add('drio-mcp transcript', h.transcript());
+    expectNoLeakedSecrets(transcript, sb.issuedSecrets(), 'real-browser.test.ts');
   });
 });
