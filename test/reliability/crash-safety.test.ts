@@ -14,6 +14,7 @@ import { openCredentialStore } from '../../src/auth/store.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir, testConfig } from '../helpers/config.js';
 import { CRASH_API_URL, credentialStateFor, generationOf } from './fixtures/store-states.js';
+import { seededRandom } from './support.js';
 
 const ITERATIONS = 150;
 /** Past this, stop early rather than blow the suite's time on a loaded machine, but never before MIN_ITERATIONS. */
@@ -77,18 +78,6 @@ function runAndKill(configDir: string, delayMs: number): Promise<KilledRun> {
       resolve({ signal, code, startGeneration: numbers('start')[0], lastWritten: numbers('wrote').at(-1), stderr });
     });
   });
-}
-
-/** A small seeded PRNG (mulberry32): a failing run can be replayed from the seed in its message. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const modeOf = async (p: string) => (await stat(p)).mode & 0o777;

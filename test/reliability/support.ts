@@ -212,3 +212,15 @@ export function expectNoLeakedSecrets(transcript: Transcript, secrets: readonly 
   expect(transcript.bytes()).toBeGreaterThan(0);
   expect(leaks).toEqual([]);
 }
+
+/** mulberry32, a tiny seeded PRNG (no dependency): random cases and kill times replay exactly from their seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
