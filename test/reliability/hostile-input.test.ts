@@ -16,7 +16,7 @@ import { assertFreshBuild, spawnRaw } from '../helpers/built-server.js';
 import { tempDir } from '../helpers/config.js';
 import { startHarness, textOf, type Harness } from '../helpers/harness.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
-import { cliLogin, createTranscript, drioEnv, expectNoLeakedSecrets, spawnServer } from './support.js';
+import { cliLogin, createTranscript, drioEnv, expectNoLeakedSecrets, seededRandom, spawnServer } from './support.js';
 
 /** Change it to fuzz other cases; every run with one seed fuzzes the same ones. */
 const SEED = 0x5eed_d210;
@@ -86,18 +86,6 @@ function label(value: unknown): string {
   }
 }
 const UNKNOWN_FIELDS = ['extra', 'appID', 'app_id', 'toString', 'constructor', 'hasOwnProperty', 'appId ', ''];
-
-/** mulberry32: a tiny seeded PRNG (no dependency), so the random cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = ['a', 'Z', '0', '9', '_', '-', '.', ':', '/', '\\', '%', '?', '#', '&', '=', ' ', '\t', '\n', '\u0000', '\u202E', 'é', '😀', '\uD800', '"', "'", '<', '>', '{', '}', '*', '~', '+', '@'];
 
@@ -220,7 +208,7 @@ describe('every tool’s arguments, fuzzed in-process', () => {
   });
 
   it(`never crashes, names every rejected field, and never reaches another route (seed ${SEED.toString(16)})`, async () => {
-    const rand = prng(SEED);
+    const rand = seededRandom(SEED);
     const cases = listed.flatMap((tool) => casesFor(tool, rand));
     const problems: string[] = [];
     const reached = new Map<string, number>();
@@ -229,6 +217,7 @@ describe('every tool’s arguments, fuzzed in-process', () => {
     for (const c of cases) {
       const before = { ...sandbox.counters.requests };
       const result = await h.client.callTool({ name: c.tool, arguments: c.args });
+      transcript.add('fuzz result', JSON.stringify(result));
       const text = textOf(result as Parameters<typeof textOf>[0]);
       const routes = Object.keys(sandbox.counters.requests).filter((k) => sandbox.counters.requests[k] !== before[k]);
       for (const r of routes) reached.set(r, (reached.get(r) ?? 0) + 1);
