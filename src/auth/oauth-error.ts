@@ -37,6 +37,11 @@ export function toAuthError(err: unknown, what: string, endpoint: string): DrioM
   if (err instanceof oauth.ClientError && (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_ABORT')) {
     return new NetworkError(target, 'timed out', { cause: err, timeout: true });
   }
+  if (err instanceof oauth.ClientError && err.cause instanceof Response && !err.cause.ok) {
+    // A status with no OAuth error body (a 5xx, a proxy's page): the status is what a person can act on.
+    const status = err.cause.status;
+    return new AuthError('ERR_AUTH_OAUTH', `${what} failed: ${target} answered HTTP ${status}.${status >= 500 || status === 429 ? ' Try again in a moment.' : ''}`, { cause: err });
+  }
   if (err instanceof oauth.ClientError) {
     // oauth4webapi's own messages are fixed texts (values live in its `cause`), and more telling than the wrapper's.
     const detail = err.cause instanceof Error && err.cause.message ? err.cause.message : err.message;

@@ -286,8 +286,7 @@ describe('sign-in server faults when a refresh is due', () => {
     const s = await expiredServer('as-503');
     sandbox.fail('POST /token', { kind: 'status', status: 503, code: 'temporarily_unavailable' });
     const result = await s.server.text('list_apps');
-    expect(result.isError).toBe(true);
-    expect(result.text).toMatch(/^Refreshing the drio sign-in failed/);
+    expect(result).toEqual({ isError: true, text: `Refreshing the drio sign-in failed: ${sandbox.issuer}/oauth2/token answered HTTP 503. Try again in a moment.` });
     await expectRefreshRecovers(s);
   });
 
