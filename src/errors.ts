@@ -81,6 +81,19 @@ const NETWORK_REASONS: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
 };
 
+/**
+ * Why a `fetch` failed, in a form NetworkError words: the socket error code when there is one
+ * (`ECONNREFUSED`...), else undici's own reason (e.g. "bad port"), never the bare "fetch failed".
+ */
+export function fetchFailureReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
+  if (code) return code;
+  if (typeof cause?.message === 'string' && cause.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** drio (or its sign-in server) could not be reached. `reason` may be a socket error code such as ECONNREFUSED. */
 export class NetworkError extends DrioMcpError {
   constructor(url: string, reason: string, options?: { cause?: unknown; timeout?: boolean }) {

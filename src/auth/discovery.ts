@@ -1,7 +1,7 @@
 import * as oauth from 'openid-client';
 import { z } from 'zod';
 import { checkSecureUrl, isLoopbackHost } from '../config.js';
-import { AuthError, NetworkError } from '../errors.js';
+import { AuthError, NetworkError, fetchFailureReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CredentialStore } from './store.js';
 
@@ -287,8 +287,7 @@ async function fetchJson(url: string, timeoutMs: number, options: { optional: bo
 /** Maps a fetch failure to NetworkError with a short, token-free reason. */
 export function toNetworkError(url: string, cause: unknown): NetworkError {
   const timeout = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-  const inner = cause instanceof Error && cause.cause && typeof cause.cause === 'object' ? (cause.cause as { code?: unknown }) : undefined;
-  const reason = timeout ? 'timed out' : typeof inner?.code === 'string' ? inner.code : cause instanceof Error ? cause.message : 'network error';
+  const reason = timeout ? 'timed out' : fetchFailureReason(cause);
   return new NetworkError(stripQuery(url), reason, { cause, timeout });
 }
 

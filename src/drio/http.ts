@@ -3,7 +3,7 @@
  * bounded retries for safe requests, timeouts, and the drio error envelope turned into ApiError.
  * It knows no routes and no shapes; those live in the per-version modules (v1.ts).
  */
-import { ApiError, InvalidResponseError, NetworkError } from '../errors.js';
+import { ApiError, InvalidResponseError, NetworkError, fetchFailureReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TokenSource } from '../auth/types.js';
 
@@ -265,7 +265,7 @@ function toNetworkError(error: unknown, where: string, timeoutMs: number): Netwo
     return new NetworkError(where, `no answer within ${Math.round(timeoutMs / 100) / 10} s`, { cause: error, timeout: true });
   }
   if (name === 'AbortError') return undefined;
-  return new NetworkError(where, describeFetchFailure(error), { cause: error });
+  return new NetworkError(where, fetchFailureReason(error), { cause: error });
 }
 
 // A dropped connection may well work a moment later; a refused one or a bad address will not.
@@ -279,15 +279,6 @@ function causeOf(error: unknown): { code?: string; message?: string } {
 function isTransient(error: unknown): boolean {
   const { code } = causeOf(error);
   return code !== undefined && TRANSIENT_CODES.has(code);
-}
-
-function describeFetchFailure(error: unknown): string {
-  const cause = causeOf(error);
-  const code = cause.code;
-  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
-  if (code) return code; // NetworkError words the common codes
-  if (cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

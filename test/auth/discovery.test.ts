@@ -139,8 +139,17 @@ describe('discover', () => {
     await as.close();
     prm();
     drio.routes.set('/.well-known/oauth-protected-resource', { body: { authorization_servers: [deadIssuer] } });
-    await expect(discover(drio.url, 2000, silentLogger)).rejects.toMatchObject({ code: 'ERR_NETWORK', message: expect.stringMatching(/Could not reach http:\/\/127\.0\.0\.1/) });
+    await expect(discover(drio.url, 2000, silentLogger)).rejects.toMatchObject({
+      code: 'ERR_NETWORK',
+      message: expect.stringMatching(/Could not reach http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-authorization-server \(connection refused\)/),
+    });
     as = await tiny(); // for afterEach
+  });
+
+  // Regression: a port fetch refuses to use (here 1, "tcpmux") was reported as the bare "fetch failed".
+  it('says why fetch refused a URL instead of "fetch failed"', async () => {
+    const error = await discover('http://127.0.0.1:1', 2000, silentLogger).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_NETWORK', message: 'Could not reach http://127.0.0.1:1/.well-known/oauth-protected-resource (bad port).' });
   });
 
   it('times out a stalled metadata request (ERR_TIMEOUT)', async () => {
