@@ -2,23 +2,29 @@
  * One base error with a stable code, subclasses carrying their domain data (the jose model).
  * Messages are written for a person: they are what a tool result shows. They never contain a token.
  */
-export type DrioMcpErrorCode =
-  | 'ERR_CONFIG'
-  | 'ERR_INPUT'
-  | 'ERR_API'
-  | 'ERR_API_GONE'
-  | 'ERR_NETWORK'
-  | 'ERR_TIMEOUT'
-  | 'ERR_INVALID_RESPONSE'
-  | 'ERR_AUTH_DISCOVERY'
-  | 'ERR_AUTH_REGISTRATION'
-  | 'ERR_AUTH_OAUTH'
-  | 'ERR_AUTH_DENIED'
-  | 'ERR_AUTH_LOGIN_PENDING'
-  | 'ERR_AUTH_LOGIN_TIMEOUT'
-  | 'ERR_AUTH_LOGIN_ABORTED'
-  | 'ERR_AUTH_CALLBACK_PORT'
-  | 'ERR_AUTH_STORE';
+
+/** Every error code, at run time (e.g. to check one read back from a file). */
+export const DRIO_MCP_ERROR_CODES = [
+  'ERR_CONFIG',
+  'ERR_INPUT',
+  'ERR_API',
+  'ERR_API_GONE',
+  'ERR_NETWORK',
+  'ERR_TIMEOUT',
+  'ERR_INVALID_RESPONSE',
+  'ERR_AUTH_DISCOVERY',
+  'ERR_AUTH_REGISTRATION',
+  'ERR_AUTH_OAUTH',
+  'ERR_AUTH_DENIED',
+  'ERR_AUTH_LOGIN_PENDING',
+  'ERR_AUTH_LOGIN_TIMEOUT',
+  'ERR_AUTH_LOGIN_ABORTED',
+  'ERR_AUTH_CALLBACK_PORT',
+  'ERR_AUTH_STORE',
+] as const;
+
+/** The closed union of error codes. */
+export type DrioMcpErrorCode = (typeof DRIO_MCP_ERROR_CODES)[number];
 
 /** Base class: `code` is from a closed union so callers branch on it, never on message text. */
 export class DrioMcpError extends Error {

@@ -62,6 +62,8 @@ export interface CredentialStore {
   readonly dir: string;
   readonly path: string;
   readonly discoveryCachePath: string;
+  /** The marker of a browser sign-in under way in some process (see login-marker.ts). */
+  readonly loginMarkerPath: string;
   /** Reads and schema-checks the file; missing, unreadable or corrupt means "nothing stored" (with a warning). */
   read(): Promise<CredentialFile>;
   /** Atomically replaces the file (0600). Callers that read-modify-write hold `withLock`. */
@@ -94,6 +96,7 @@ export function openCredentialStore(configDir: string, apiUrl: string, options: 
   const file = path.join(dir, `credentials-${key}.json`);
   const lockPath = path.join(dir, `credentials-${key}.lock`);
   const discoveryCachePath = path.join(dir, `discovery-${key}.json`);
+  const loginMarkerPath = path.join(dir, `login-${key}.json`);
   const staleMs = options.lockStaleMs ?? 15_000;
   let dirReady: Promise<void> | undefined;
   const empty = (): CredentialFile => ({ version: 1, api_url: apiUrl });
@@ -123,6 +126,7 @@ export function openCredentialStore(configDir: string, apiUrl: string, options: 
     dir,
     path: file,
     discoveryCachePath,
+    loginMarkerPath,
 
     async read() {
       let text: string;
