@@ -3,8 +3,9 @@ import type { Config } from '../config.js';
 import { AuthError, LoginPendingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildClientConfiguration, createDiscovery, type Discovery } from './discovery.js';
-import { startLogin, type LoginFlow } from './login.js';
+import { isLive, readLoginMarker } from './login-marker.js';
 import { isOAuthError, OAuthResponseError, toAuthError } from './oauth-error.js';
+import { startSharedLogin, type SharedLogin } from './shared-login.js';
 import { openCredentialStore, type CredentialFile, type CredentialStore, type StoredTokens } from './store.js';
 import { DEFAULT_REFRESH_MARGIN_SECONDS, isFresh, toStoredTokens } from './tokens.js';
 import type { AuthSession, AuthStatus, GetAccessTokenOptions, LoginPresenter } from './types.js';
@@ -35,14 +36,15 @@ export interface DrioAuthSession extends AuthSession {
 }
 
 interface LoginEntry {
-  readonly started: Promise<LoginFlow>;
+  readonly started: Promise<SharedLogin>;
   readonly abort: AbortController;
-  flow?: LoginFlow;
+  flow?: SharedLogin;
 }
 
 /**
  * Creates the auth session for `config.apiUrl`. Does no I/O until the first call: discovery, the store and any
- * login happen on demand. Warm calls are served from memory (no disk, no network).
+ * login happen on demand. Warm calls are served from memory (no disk, no network). A login is one per machine: when
+ * another drio-mcp process sharing the store already runs one, this one waits for its tokens (shared-login.ts).
  */
 export function createSession(config: Config, deps: SessionDeps): DrioAuthSession {
   const { logger } = deps;
@@ -65,10 +67,13 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
   let refreshing: Promise<StoredTokens | undefined> | undefined;
   let login: LoginEntry | undefined;
   let closed = false;
+  /** The access token this process last found in the store: when a login starts, the one it found unusable. */
+  let lastStoredAccessToken: string | undefined;
 
   const ensureLoaded = (): Promise<void> => {
     loaded ??= store.read().then((data) => {
       tokens ??= data.tokens;
+      lastStoredAccessToken = data.tokens?.access_token;
     });
     return loaded;
   };
@@ -87,6 +92,7 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
   const refreshLocked = async (staleAccessToken: string | undefined, mustRotate: boolean): Promise<StoredTokens | undefined> => {
     const current = await store.read();
     const stored = current.tokens;
+    lastStoredAccessToken = stored?.access_token;
     if (stored === undefined) {
       tokens = undefined;
       return undefined;
@@ -157,13 +163,27 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
     return undefined;
   };
 
-  const ensureLogin = (): LoginEntry => {
+  /**
+   * The login this process waits for: its own browser flow, or one another drio-mcp process already runs for the same
+   * store. `force` (an explicit `login`): tokens signed in before now do not count, even ones this process never saw.
+   */
+  const ensureLogin = (force = false): LoginEntry => {
     if (closed) throw new AuthError('ERR_AUTH_LOGIN_ABORTED', 'The drio auth session is closed.');
     if (login) return login;
     const abort = new AbortController();
-    const started = startLogin(
+    const unusable = force ? tokens?.access_token : lastStoredAccessToken;
+    const since = force ? nowSeconds() : undefined;
+    // A follower is done when the store holds tokens other than the ones that sent it to log in.
+    const accept = (t: StoredTokens | undefined): StoredTokens | undefined =>
+      t !== undefined &&
+      t.access_token !== unusable &&
+      (since === undefined || t.obtained_at >= since) &&
+      (t.expires_at === undefined || t.expires_at > nowSeconds())
+        ? t
+        : undefined;
+    const started = startSharedLogin(
       { config, discovery, store, logger, stderr, presentLoginUrl: deps.presentLoginUrl, openUrl: deps.openUrl, now },
-      { signal: abort.signal },
+      { signal: abort.signal, accept },
     );
     const entry: LoginEntry = { started, abort };
     login = entry;
@@ -176,6 +196,7 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
         flow.done.then(
           (fresh) => {
             tokens = fresh;
+            lastStoredAccessToken = fresh.access_token;
             finished();
           },
           (err: unknown) => {
@@ -194,7 +215,7 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
     if (options.waitForLoginMs === undefined) return withAbort(flow.done, options.signal);
     let timer: NodeJS.Timeout | undefined;
     const pending = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new LoginPendingError(flow.url)), options.waitForLoginMs);
+      timer = setTimeout(() => reject(pendingError(flow)), options.waitForLoginMs);
     });
     try {
       return await withAbort(Promise.race([flow.done, pending]), options.signal);
@@ -219,6 +240,12 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
       const data = await store.read();
       const stored = data.tokens;
       const flow = login?.flow;
+      let loginInProgress = flow?.url !== undefined ? { url: flow.url, startedAt: flow.startedAt.toISOString() } : undefined;
+      if (loginInProgress === undefined) {
+        // A sign-in another drio-mcp process runs for this store counts too: its tab is the one to finish.
+        const marker = await readLoginMarker(store);
+        if (marker?.url !== undefined && isLive(marker, now())) loginInProgress = { url: marker.url, startedAt: marker.startedAt };
+      }
       const expired = stored?.expires_at !== undefined && stored.expires_at <= nowSeconds();
       return {
         apiUrl: config.apiUrl,
@@ -228,13 +255,13 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
         issuer: stored?.issuer ?? data.client?.issuer,
         clientId: stored?.client_id ?? data.client?.client_id,
         storePath: store.path,
-        ...(flow ? { loginInProgress: { url: flow.url, startedAt: flow.startedAt.toISOString() } } : {}),
+        ...(loginInProgress ? { loginInProgress } : {}),
       };
     },
 
     async login(options = {}) {
       await ensureLoaded();
-      const entry = ensureLogin();
+      const entry = ensureLogin(true);
       const onAbort = () => {
         entry.abort.abort();
         void entry.flow?.cancel();
@@ -296,6 +323,15 @@ export function createSession(config: Config, deps: SessionDeps): DrioAuthSessio
   };
 
   return session;
+}
+
+/** What a caller that stops waiting is told: the URL to open, when it is known yet. */
+function pendingError(flow: SharedLogin): AuthError {
+  if (flow.url !== undefined) return new LoginPendingError(flow.url);
+  return new AuthError(
+    'ERR_AUTH_LOGIN_PENDING',
+    `drio-mcp process ${flow.ownerPid ?? process.pid} is starting a sign-in to drio; its link is in that process's log. Ask again in a moment.`,
+  );
 }
 
 /** Rejects when `signal` aborts (the underlying work goes on for other waiters). */

@@ -34,14 +34,15 @@ export interface AuthStatus {
   issuer?: string;
   clientId?: string;
   storePath: string;
-  /** A login started by this process and waiting for the browser. */
+  /** A login waiting for the browser: this process's, or one another drio-mcp process runs for the same store. */
   loginInProgress?: { url: string; startedAt: string };
 }
 
 /**
  * How a login URL reaches the user. The auth layer always writes the URL to stderr itself; this
  * hook lets the MCP server use URL-mode elicitation instead of (or besides) opening a browser.
- * Called once per login flow, never per waiting caller. `openBrowser` opens the URL with `open`
+ * Called once per login flow, never per waiting caller, and never in a process that waits for the flow another
+ * drio-mcp process runs (one tab per machine). `openBrowser` opens the URL with `open`
  * (a no-op when DRIO_MCP_NO_BROWSER is set); the default presenter just calls it.
  */
 export type LoginPresenter = (url: string, openBrowser: () => Promise<void>) => Promise<void> | void;

@@ -28,7 +28,7 @@ const AuthStatusSchema = {
   issuer: z.string().optional().describe('The sign-in server'),
   clientId: z.string().optional().describe('drio-mcp’s registered OAuth client id (not a secret)'),
   storePath: z.string().describe('Where credentials are stored'),
-  loginInProgress: z.object({ url: z.string(), startedAt: z.string() }).optional().describe('A browser sign-in this server is waiting for'),
+  loginInProgress: z.object({ url: z.string(), startedAt: z.string() }).optional().describe('A browser sign-in waiting to be finished, started by this server or by another drio-mcp process on this machine'),
 };
 
 export const authStatus = defineTool({
