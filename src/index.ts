@@ -102,6 +102,9 @@ function configFailure(error: unknown): number {
  * instead, where the user sees it.
  */
 async function serve(): Promise<number> {
+  // A host that went away leaves stderr broken: a write there must not raise. Without this listener the EPIPE
+  // became an uncaught exception, whose handler wrote to the same dead stderr, and so on, forever, at full CPU.
+  process.stderr.on('error', () => {});
   // A stray exception in a callback must not take the server (and the user's session) down.
   process.on('uncaughtException', (error) => {
     err(`drio-mcp [error] uncaught exception: ${redact(error.stack ?? error.message)}\n`);
