@@ -92,7 +92,9 @@ const NETWORK_REASONS: Record<string, string> = {
  * (`ECONNREFUSED`...), else undici's own reason (e.g. "bad port"), never the bare "fetch failed".
  */
 export function fetchFailureReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  // fetch wraps the socket error in `cause`; undici's request API throws it (or its own UND_ERR_*) directly.
+  const own = error as { code?: unknown; message?: unknown } | undefined;
+  const cause = typeof own?.code === 'string' ? own : error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
   if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
   if (code) return code;

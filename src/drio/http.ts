@@ -3,6 +3,7 @@
  * bounded retries for safe requests, timeouts, and the drio error envelope turned into ApiError.
  * It knows no routes and no shapes; those live in the per-version modules (v1.ts).
  */
+import { STATUS_CODES } from 'node:http';
 import { ApiError, InvalidResponseError, NetworkError, fetchFailureReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TokenSource } from '../auth/types.js';
@@ -125,9 +126,14 @@ interface Exchange {
   ok: boolean;
   status: number;
   statusText: string;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   text: string;
 }
+
+// undici's request API is Node's own HTTP engine without the WHATWG fetch layers (streams, Request/Response
+// objects): measured here, about half the CPU per call of `fetch` for the same GET. Loaded on the first request
+// so it stays out of start-up.
+let undici: Promise<typeof import('./undici.js')> | undefined;
 
 /**
  * Sends one attempt and reads its whole body under a single deadline that also follows the caller's signal.
@@ -143,16 +149,29 @@ async function exchange(url: string, req: DrioRequest, token: string | undefined
     headers['content-type'] = 'application/json';
     body = JSON.stringify(req.body);
   }
+  const { request } = await (undici ??= import('./undici.js'));
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${options.timeoutMs} ms`, 'TimeoutError')), options.timeoutMs);
   const onOuterAbort = () => controller.abort(outer?.reason);
   if (outer?.aborted) onOuterAbort();
   else outer?.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    const response = await fetch(url, { method: req.method, headers, body, signal: controller.signal });
+    const response = await request(url, { method: req.method, headers, body, signal: controller.signal });
     // Aborting the controller also errors a body that stalls after the headers.
-    const text = await response.text();
-    return { ok: response.ok, status: response.status, statusText: response.statusText, headers: response.headers, text };
+    const text = await response.body.text();
+    const raw = response.headers;
+    return {
+      ok: response.statusCode >= 200 && response.statusCode < 300,
+      status: response.statusCode,
+      statusText: STATUS_CODES[response.statusCode] ?? '',
+      headers: {
+        get(name) {
+          const value = raw[name.toLowerCase()];
+          return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+        },
+      },
+      text,
+    };
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener('abort', onOuterAbort);
@@ -272,7 +291,9 @@ function toNetworkError(error: unknown, where: string, timeoutMs: number): Netwo
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
 
 function causeOf(error: unknown): { code?: string; message?: string } {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  // fetch wraps the socket error in `cause`; undici's request API throws it (or its own UND_ERR_*) directly.
+  const own = error as { code?: unknown; message?: unknown } | undefined;
+  const cause = typeof own?.code === 'string' ? own : error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   return { code: typeof cause?.code === 'string' ? cause.code : undefined, message: typeof cause?.message === 'string' ? cause.message : undefined };
 }
 

@@ -118,12 +118,12 @@ describe('sign-in on first use', () => {
   });
 
   it('sends progress while it waits for the sign-in', async () => {
-    const h = await harness({ browser: 'ignore', config: { loginWaitMs: 1200 }, server: { progressIntervalMs: 200 } });
+    const h = await harness({ browser: 'ignore', config: { loginWaitMs: 2400 }, server: { progressIntervalMs: 200 } });
     const progress: Progress[] = [];
     const result = await h.client.callTool({ name: 'whoami', arguments: {} }, undefined, { onprogress: (p) => void progress.push(p) });
     expect(result.isError).toBe(true);
     expect(progress.length).toBeGreaterThanOrEqual(3);
-    expect(progress[0]).toMatchObject({ total: 2, message: `Waiting for you to sign in to drio in the browser: ${h.opens[0]}` });
+    expect(progress[0]).toMatchObject({ total: 3, message: `Waiting for you to sign in to drio in the browser: ${h.opens[0]}` });
     expect(progress.map((p) => p.progress)).toEqual([...progress.map((p) => p.progress)].sort((a, b) => a - b));
   });
 
