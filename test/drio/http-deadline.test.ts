@@ -2,15 +2,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDrioHttp } from '../../src/drio/http.js';
-import { NetworkError } from '../../src/errors.js';
+import { ApiError, NetworkError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 
 // A server that sends its headers and then stalls the body: the per-request deadline must cover the body too.
 describe('drio http deadline', () => {
   let server: Server;
   let base: string;
+  let leaked = 0;
   beforeAll(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/leak' }).end();
+        return;
+      }
+      if (req.url === '/leak') leaked += 1;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"apps": [');
       if (req.url === '/complete') res.end(']}');
@@ -39,6 +45,14 @@ describe('drio http deadline', () => {
 
   it('reads a complete body well within the deadline', async () => {
     await expect(http()({ method: 'GET', path: '/complete', auth: 'public', what: 'the app list' })).resolves.toEqual({ apps: [] });
+  });
+
+  it('never follows a redirect, so the bearer token is only ever sent where it was meant to go', async () => {
+    const error = await http()({ method: 'GET', path: '/moved', auth: 'bearer', what: 'the app list' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(302);
+    expect((error as Error).message).toMatch(/^drio error 302 http_302: Found/);
+    expect(leaked).toBe(0);
   });
 
   it('follows the caller’s cancellation', async () => {
