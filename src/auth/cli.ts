@@ -84,6 +84,7 @@ async function printStatus(session: DrioAuthSession, config: Config, io: AuthCom
     lines.push(`Signed in:   yes${who}`);
     if (status.accessTokenExpiresAt) lines.push(`Token until: ${status.accessTokenExpiresAt}${status.canRefresh ? ' (refreshed automatically)' : ''}`);
   }
+  if (status.loginInProgress) lines.push(`Signing in:  waiting for the browser since ${status.loginInProgress.startedAt}: ${status.loginInProgress.url}`);
   if (status.issuer) lines.push(`Sign-in via: ${status.issuer}`);
   lines.push(`Stored in:   ${status.storePath}`);
   io.out(`${lines.join('\n')}\n`);

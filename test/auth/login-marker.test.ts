@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSession, type DrioAuthSession } from '../../src/auth/index.js';
+import { createSession, runAuthCommand, type DrioAuthSession } from '../../src/auth/index.js';
 import { readLoginMarker, type LoginMarker } from '../../src/auth/login-marker.js';
 import { openCredentialStore } from '../../src/auth/store.js';
 import type { Config } from '../../src/config.js';
@@ -103,6 +103,14 @@ const followerLines = (h: Harness) => h.out.lines.filter((l) => l.includes('is a
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('another process holds the sign-in', () => {
+  it('`drio-mcp status` shows the sign-in waiting in another process, with its URL', async () => {
+    const marker = await writeMarker();
+    const out: string[] = [];
+    const code = await runAuthCommand('status', testConfig(sb.apiUrl, dir), { out: (t) => void out.push(t), err: (t) => void out.push(t) });
+    expect(code).toBe(1); // not signed in yet
+    expect(out.join('')).toContain(`Signing in:  waiting for the browser since ${marker.startedAt}: ${marker.url}`);
+  });
+
   it('follows it: no browser, no presenter, no discovery; its URL on stderr once, in LoginPendingError and in status; done when its tokens land', async () => {
     const marker = await writeMarker();
     const h = harness();
