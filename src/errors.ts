@@ -92,14 +92,22 @@ const NETWORK_REASONS: Record<string, string> = {
  * (`ECONNREFUSED`...), else undici's own reason (e.g. "bad port"), never the bare "fetch failed".
  */
 export function fetchFailureReason(error: unknown): string {
+  const { code, message } = networkCauseOf(error);
+  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
+  if (code) return code;
+  if (message) return message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The socket-level code and message of a failed request, wherever the HTTP client put them. */
+export function networkCauseOf(error: unknown): { code?: string; message?: string } {
   // fetch wraps the socket error in `cause`; undici's request API throws it (or its own UND_ERR_*) directly.
   const own = error as { code?: unknown; message?: unknown } | undefined;
   const cause = typeof own?.code === 'string' ? own : error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
-  if (code && /CERT|SSL|TLS/.test(code)) return `TLS certificate problem: ${code}`;
-  if (code) return code;
-  if (typeof cause?.message === 'string' && cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
+  return {
+    code: typeof cause?.code === 'string' ? cause.code : undefined,
+    message: typeof cause?.message === 'string' && cause.message ? cause.message : undefined,
+  };
 }
 
 /** drio (or its sign-in server) could not be reached. `reason` may be a socket error code such as ECONNREFUSED. */

@@ -4,7 +4,7 @@
  * It knows no routes and no shapes; those live in the per-version modules (v1.ts).
  */
 import { STATUS_CODES } from 'node:http';
-import { ApiError, InvalidResponseError, NetworkError, fetchFailureReason } from '../errors.js';
+import { ApiError, InvalidResponseError, NetworkError, fetchFailureReason, networkCauseOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TokenSource } from '../auth/types.js';
 
@@ -187,7 +187,7 @@ function parseJson(response: Exchange, what: string): unknown {
 }
 
 /** Parses drio's error envelope; accepts `requestId` (v1) and `request_id` (later versions). */
-export function toApiError(response: Exchange): ApiError {
+function toApiError(response: Exchange): ApiError {
   const headerId = response.headers.get('x-request-id') ?? undefined;
   const envelope = parseEnvelope(response.text);
   if (envelope) {
@@ -290,15 +290,8 @@ function toNetworkError(error: unknown, where: string, timeoutMs: number): Netwo
 // A dropped connection may well work a moment later; a refused one or a bad address will not.
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
 
-function causeOf(error: unknown): { code?: string; message?: string } {
-  // fetch wraps the socket error in `cause`; undici's request API throws it (or its own UND_ERR_*) directly.
-  const own = error as { code?: unknown; message?: unknown } | undefined;
-  const cause = typeof own?.code === 'string' ? own : error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  return { code: typeof cause?.code === 'string' ? cause.code : undefined, message: typeof cause?.message === 'string' ? cause.message : undefined };
-}
-
 function isTransient(error: unknown): boolean {
-  const { code } = causeOf(error);
+  const { code } = networkCauseOf(error);
   return code !== undefined && TRANSIENT_CODES.has(code);
 }
 
