@@ -166,7 +166,7 @@ export async function discover(
 }
 
 /** Checks what drio-mcp requires: secure endpoints, PKCE S256, dynamic registration. */
-export function validateMetadata(raw: z.infer<typeof AuthServerSchema>): AuthServerMetadata {
+function validateMetadata(raw: z.infer<typeof AuthServerSchema>): AuthServerMetadata {
   secureUrl(raw.issuer, 'The authorization server issuer');
   secureUrl(raw.authorization_endpoint, 'The authorization endpoint');
   secureUrl(raw.token_endpoint, 'The token endpoint');

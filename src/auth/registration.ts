@@ -26,7 +26,7 @@ export function portOfRedirectUri(redirectUri: string): number | undefined {
 }
 
 /** True when a stored registration can be used as is for this issuer and redirect URI. */
-export function registrationMatches(registration: ClientRegistration | undefined, issuer: string, redirectUri: string): boolean {
+function registrationMatches(registration: ClientRegistration | undefined, issuer: string, redirectUri: string): boolean {
   return registration !== undefined && registration.issuer === issuer && registration.redirect_uri === redirectUri;
 }
 
